@@ -1,0 +1,3 @@
+from snninfo.cli import main
+
+raise SystemExit(main())
