@@ -22,9 +22,12 @@ class ConfigError(ValueError):
     """Invalid configuration; the message names the key and the value."""
 
 
+def load_schema_text() -> str:
+    return resources.files("snninfo").joinpath(SCHEMA_RESOURCE).read_text()
+
+
 def load_schema() -> dict:
-    text = resources.files("snninfo").joinpath(SCHEMA_RESOURCE).read_text()
-    return yaml.safe_load(text)
+    return yaml.safe_load(load_schema_text())
 
 
 def _key_path(path) -> str:
@@ -114,18 +117,20 @@ def load(path: str | Path | None = None, overrides: Mapping | None = None) -> di
     return validate(cfg, source)
 
 
-def load_cli(value: str | None) -> dict:
-    """Config for a CLI step: a YAML file path, an inline JSON mapping, or None."""
+def load_cli(value: str | None, overrides: Mapping | None = None) -> dict:
+    """Config for a CLI step: a YAML file path, an inline JSON mapping, or None (defaults)."""
     if value is None:
-        return validate({}, "defaults")
+        return validate(deep_merge({}, overrides or {}), "defaults")
     text = value.strip()
     if text.startswith("{"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--config: inline JSON is invalid: {exc}") from None
-        return validate(data, "--config (inline JSON)")
-    return load(value)
+        if not isinstance(data, dict):
+            raise ConfigError("--config: inline JSON must be a mapping of config sections")
+        return validate(deep_merge(data, overrides or {}), "--config (inline JSON)")
+    return load(value, overrides)
 
 
 def deep_merge(base: Mapping, update: Mapping) -> dict:

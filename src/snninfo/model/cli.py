@@ -10,8 +10,19 @@ CONFIG_HELP = ("YAML config file, or an inline JSON mapping of config sections (
                "passes); missing keys take the schema defaults")
 
 
+def _load(args) -> dict:
+    """Validated config with the command-line overrides of execution settings."""
+    overrides: dict = {}
+    if getattr(args, "threads", None) is not None:
+        overrides.setdefault("simulation", {})["threads"] = args.threads
+    if getattr(args, "checkpoint_every", None) is not None:
+        overrides.setdefault("training", {})["checkpoint_every"] = args.checkpoint_every
+    return load_cli(args.config, overrides)
+
+
 def _common(p: argparse.ArgumentParser, data: bool = True) -> None:
     p.add_argument("--config", help=CONFIG_HELP)
+    p.add_argument("--threads", type=int, help="torch threads (overrides simulation.threads)")
     p.add_argument("--seed", type=int, required=True, help="branch seed (all random draws derive from it)")
     if data:
         p.add_argument("--data", required=True, help="converted data set, resources/datasets/{dataset}.nc")
@@ -20,7 +31,7 @@ def _common(p: argparse.ArgumentParser, data: bool = True) -> None:
 def _train(args) -> int:
     from snninfo.model.training import train
 
-    cfg = load_cli(args.config)
+    cfg = _load(args)
     train(args.data, args.out_dir, cfg, dataset=args.dataset, n_neurons=args.neurons, seed=args.seed)
     return 0
 
@@ -28,7 +39,7 @@ def _train(args) -> int:
 def _assign(args) -> int:
     from snninfo.model.inference import assign
 
-    cfg = load_cli(args.config)
+    cfg = _load(args)
     assign(args.model, args.out, cfg, data_path=args.data, seed=args.seed)
     return 0
 
@@ -36,7 +47,7 @@ def _assign(args) -> int:
 def _evaluate(args) -> int:
     from snninfo.model.inference import evaluate
 
-    cfg = load_cli(args.config)
+    cfg = _load(args)
     evaluate(args.model, args.assignments, args.data, args.out, cfg, seed=args.seed)
     return 0
 
@@ -44,7 +55,7 @@ def _evaluate(args) -> int:
 def _record(args) -> int:
     from snninfo.model.inference import record
 
-    cfg = load_cli(args.config)
+    cfg = _load(args)
     record(args.model, args.assignments, args.data, args.out, cfg, seed=args.seed)
     return 0
 
@@ -56,11 +67,12 @@ def add_model_parsers(sub) -> None:
     p.add_argument("--dataset", required=True, choices=["mnist", "fashion_mnist", "cifar10"])
     p.add_argument("--neurons", type=int, required=True, help="excitatory neurons")
     p.add_argument("--out-dir", required=True, help="run directory; gets model.pt and training.csv")
+    p.add_argument("--checkpoint-every", type=int,
+                   help="samples between checkpoints (overrides training.checkpoint_every; 0 = never)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("assign", help="assign a class to every excitatory neuron (assignments.nc)")
-    p.add_argument("--config", help=CONFIG_HELP)
-    p.add_argument("--seed", type=int, required=True, help="branch seed")
+    _common(p, data=False)
     p.add_argument("--model", required=True, help="model.pt")
     p.add_argument("--data", help="converted data set (needed for training.label_source: separate_pass)")
     p.add_argument("--out", required=True, help="assignments.nc")
