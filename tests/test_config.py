@@ -66,7 +66,9 @@ def test_main_config_is_the_full_paper_experiment():
         ({"data": {"mirorr": "x"}}, "data.mirorr"),
         ({"model": {"time": 2.5}}, "model.time"),
         ({"model": {"learning_rule": "hebb"}}, "model.learning_rule"),
-        ({"model": {"tc_theta_decay": "1e7"}}, "model.tc_theta_decay"),
+        ({"model": {"tc_theta_decay": "slow"}}, "model.tc_theta_decay"),
+        ({"model": {"one_spike": "maybe"}}, "model.one_spike"),
+        ({"seeds": ["1.5"]}, "seeds[0]"),
         ({"model": {"wmin": 1.0, "wmax": 0.5}}, "model.wmax"),
         ({"information": {"alpha": 1.5}}, "information.alpha"),
         ({"information": {"lags": [0, 300]}}, "information.lags"),
@@ -78,6 +80,24 @@ def test_invalid_config_names_the_key(bad, key):
         C.validate(bad, source="my.yaml")
     msg = str(err.value)
     assert f"'{key}'" in msg and "my.yaml" in msg
+
+
+def test_command_line_strings_are_typed_by_the_schema():
+    # what Snakemake's --config delivers: every scalar a string
+    cfg = C.validate({
+        "seeds": ["0", "1"], "network_sizes": ["100"],
+        "data": {"mirror": "null", "n_train": "200", "timeout": "5"},
+        "model": {"tc_theta_decay": "1e7", "nu": ["1e-4", "0.01"], "one_spike": "false",
+                  "learning_rule": "diehl_cook"},
+        "information": {"alpha": "0.1", "lags": ["0", "1"]},
+    })
+    assert cfg["seeds"] == [0, 1] and cfg["network_sizes"] == [100]
+    assert cfg["data"]["mirror"] is None and cfg["data"]["n_train"] == 200 and cfg["data"]["timeout"] == 5.0
+    assert cfg["model"]["tc_theta_decay"] == 1e7 and cfg["model"]["nu"] == [1e-4, 1e-2]
+    assert cfg["model"]["one_spike"] is False and cfg["model"]["learning_rule"] == "diehl_cook"
+    assert cfg["information"]["alpha"] == 0.1 and cfg["information"]["lags"] == [0, 1]
+    # a string is kept where the schema wants one
+    assert C.validate({"data": {"mirror": "123"}})["data"]["mirror"] == "123"
 
 
 def test_config_file_errors(tmp_path):

@@ -52,8 +52,56 @@ def _fill_defaults(instance: Any, schema: Mapping) -> Any:
     return instance
 
 
+_YAML_SCALARS = {"integer", "number", "boolean", "null"}
+
+
+def coerce_strings(instance: Any, schema: Mapping | None = None) -> Any:
+    """Type command-line strings as the schema expects.
+
+    Snakemake reads ``--config key=value`` with YAML's BaseLoader, so every scalar inside
+    a value arrives as a string (``seeds=[0,1]`` gives ``['0', '1']``). Where the schema
+    wants a number, boolean or null, such a string is parsed as YAML; anything that does
+    not parse to an allowed type is left for validation to report.
+    """
+    if schema is None:
+        schema = load_schema()
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        return {k: coerce_strings(v, props[k]) if k in props else v for k, v in instance.items()}
+    if isinstance(instance, list):
+        items = schema.get("items", {})
+        return [coerce_strings(v, items) for v in instance]
+    if isinstance(instance, str):
+        types = schema.get("type", [])
+        types = {types} if isinstance(types, str) else set(types)
+        if "enum" in schema and instance in schema["enum"]:
+            return instance
+        if types & _YAML_SCALARS:
+            try:
+                value = yaml.safe_load(instance)
+            except yaml.YAMLError:
+                return instance
+            if isinstance(value, str) and "number" in types:
+                try:  # YAML 1.1 reads "1e-4" as a string
+                    value = float(instance)
+                except ValueError:
+                    return instance
+            if isinstance(value, bool):
+                return value if "boolean" in types else instance
+            if value is None:
+                return None if "null" in types else instance
+            if isinstance(value, int):
+                return value if "integer" in types else float(value) if "number" in types else instance
+            if isinstance(value, float) and "number" in types:
+                return value
+    return instance
+
+
 def validate(config: Mapping | None, source: str = "config") -> dict:
     """Return a validated deep copy of ``config`` with every default filled in.
+
+    Strings are first typed as the schema expects (:func:`coerce_strings`), so values
+    from Snakemake's ``--config`` and YAML 1.1 spellings such as ``1e7`` are accepted.
 
     Raises :class:`ConfigError` naming the key for an unknown key, wrong type or
     invalid value; ``source`` (a file name) is included in the message.
@@ -61,7 +109,7 @@ def validate(config: Mapping | None, source: str = "config") -> dict:
     import jsonschema
 
     schema = load_schema()
-    cfg = copy.deepcopy(dict(config or {}))
+    cfg = coerce_strings(copy.deepcopy(dict(config or {})), schema)
     cfg = _fill_defaults(cfg, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))

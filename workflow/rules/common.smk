@@ -12,6 +12,7 @@ from snakemake.exceptions import WorkflowError
 from snninfo.config import ConfigError, validate
 
 try:
+    # validate() also types the strings --config delivers (Snakemake uses YAML's BaseLoader)
     _validated = validate(config, source="the workflow config (config/config.yaml and --config)")
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
