@@ -105,15 +105,27 @@ def test_small_pipeline_outputs(small_pipeline):
                 assert attr in ev.attrs
         with xr.open_dataset(run / "spikes.nc") as sp:
             side = 32 if d == "cifar10" else 28
-            assert sp.input_spikes.shape == (10, 100, side * side)
-            assert sp.output_spikes.shape == (10, 100, 20)
-            assert list(sp.label.values) == list(range(10))
+            assert sp.input_spikes.shape == (20, 100, side * side)  # 10 classes x 2 draws
+            assert sp.output_spikes.shape == (20, 100, 20)
+            assert list(sp.label.values) == [c for c in range(10) for _ in range(2)]
+        with xr.open_dataset(run / "information.nc") as info:
+            assert info.sizes["pooled_sample"] == 10 and info.mi_sum.attrs["units"] == "bits"
+            assert info.attrs["permutations"] == 100
         curve = pd.read_csv(run / "training.csv")
         assert curve.samples_seen.iloc[-1] == 200
         assert (wd / f"logs/train/{d}/n20/seed0.log").read_text().count("samples |") == 4
     for t in ("table1", "table2"):
         for ext in ("csv", "md", "tex"):
             assert (wd / f"results/tables/{t}.{ext}").stat().st_size > 0
+    t1 = pd.read_csv(wd / "results/tables/table1.csv")
+    assert sorted(t1.dataset) == sorted(DATASETS)
+    for _, r in t1.iterrows():
+        with xr.open_dataset(wd / f"results/{r.dataset}/n20/seed0/evaluation.nc") as ev:
+            assert r.accuracy_all_activity_mean == pytest.approx(ev.attrs["accuracy_all_activity"])
+    t2 = pd.read_csv(wd / "results/tables/table2.csv")
+    assert len(t2) == 3 * 10 * 2 and {"significant_lag1", "significant_pooled_lag1"} <= set(t2.columns)
+    # the paper's column is the spiking set, by construction of the plug-in estimate
+    assert (t2.spiked == t2.paper_mi_positive).all()
     figs = wd / "results/figures/mnist/n20/seed0"
     assert len(list(figs.glob("raster_class*.png"))) == 10
 
