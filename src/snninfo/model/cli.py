@@ -47,16 +47,14 @@ def _assign(args) -> int:
 def _evaluate(args) -> int:
     from snninfo.model.inference import evaluate
 
-    cfg = _load(args)
-    evaluate(args.model, args.assignments, args.data, args.out, cfg, seed=args.seed)
+    evaluate(args.model, args.assignments, args.data, args.out, _load(args), seed=args.seed)
     return 0
 
 
 def _record(args) -> int:
     from snninfo.model.inference import record
 
-    cfg = _load(args)
-    record(args.model, args.assignments, args.data, args.out, cfg, seed=args.seed)
+    record(args.model, args.assignments, args.data, args.out, _load(args), seed=args.seed)
     return 0
 
 
@@ -78,16 +76,14 @@ def add_model_parsers(sub) -> None:
     p.add_argument("--out", required=True, help="assignments.nc")
     p.set_defaults(func=_assign)
 
-    p = sub.add_parser("evaluate", help="classify the test set with learning off (evaluation.nc)")
-    _common(p)
-    p.add_argument("--model", required=True, help="model.pt")
-    p.add_argument("--assignments", required=True, help="assignments.nc")
-    p.add_argument("--out", required=True, help="evaluation.nc")
-    p.set_defaults(func=_evaluate)
-
-    p = sub.add_parser("record", help="record input/output spike trains of selected test images (spikes.nc)")
-    _common(p)
-    p.add_argument("--model", required=True, help="model.pt")
-    p.add_argument("--assignments", required=True, help="assignments.nc")
-    p.add_argument("--out", required=True, help="spikes.nc")
-    p.set_defaults(func=_record)
+    for name, help_, out, func in (
+        ("evaluate", "classify the test set with learning off (evaluation.nc)", "evaluation.nc", _evaluate),
+        ("record", "record input/output spike trains of selected test images (spikes.nc)", "spikes.nc",
+         _record),
+    ):
+        p = sub.add_parser(name, help=help_)
+        _common(p)
+        p.add_argument("--model", required=True, help="model.pt")
+        p.add_argument("--assignments", required=True, help="assignments.nc")
+        p.add_argument("--out", required=True, help=out)
+        p.set_defaults(func=func)
