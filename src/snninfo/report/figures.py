@@ -251,7 +251,7 @@ def mi_maps_figure(info: xr.Dataset, spikes: xr.Dataset, top: int = 4) -> Figure
         ax_img.set_axis_off()
         im = ax_map.imshow(maps[col], cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
         verdict = "significant" if significant[i, j] else "not significant"
-        ax_map.set_title(f"sum {best[j]:.3f} bits ({verdict}, BH)")
+        ax_map.set_title(f"sum {best[j]:.3f} bits\n{verdict} (BH)")
         ax_map.set_xlabel("x (pixel)")
         ax_map.set_ylabel("y (pixel)")
     fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.9, label=f"bias-corrected MI, lag {lag} (bits)")
