@@ -10,7 +10,6 @@ rule train:
         curve=RUN + "/training.csv",
     params:
         cfg=lambda w: training_sections(),
-        checkpoint_every=config["training"]["checkpoint_every"],
         out_dir=RUN,
     threads: config["simulation"]["threads"]
     resources:
@@ -23,7 +22,8 @@ rule train:
         "snninfo train --config {params.cfg:q} --dataset {wildcards.dataset}"
         " --neurons {wildcards.neurons} --seed {wildcards.seed} --data {input.data}"
         " --out-dir {params.out_dir} --threads {threads}"
-        " --checkpoint-every {params.checkpoint_every} > {log} 2>&1"
+        # not a param: the checkpoint interval must not retrain (see config/README.md)
+        " --checkpoint-every {config[training][checkpoint_every]} > {log} 2>&1"
 
 
 def assign_inputs(w):
