@@ -85,16 +85,18 @@ def test_poisson_rates_follow_pixel_intensities(mnist_nc):
     assert observed[dim].sum() < expected[dim].sum()
 
 
-def _train(tmp, data, seed=0, **over):
-    cfg = validate({**SMALL, **over})
+def _train(tmp, data, seed=0, engine="fast", **over):
+    cfg = validate({**SMALL, "simulation": {**SMALL["simulation"], "engine": engine}, **over})
     train(data, tmp, cfg, dataset="mnist", n_neurons=20, seed=seed)
     return cfg, load_model(Path(tmp) / "model.pt")
 
 
-def test_training_is_deterministic_and_seeded(mnist_nc, tmp_path):
-    _, a = _train(tmp_path / "a", mnist_nc)
-    _, b = _train(tmp_path / "b", mnist_nc)
-    _, c = _train(tmp_path / "c", mnist_nc, seed=1)
+@pytest.mark.parametrize("engine", ["bindsnet", "fast"])
+def test_training_is_deterministic_and_seeded(mnist_nc, tmp_path, engine):
+    _, a = _train(tmp_path / "a", mnist_nc, engine=engine)
+    _, b = _train(tmp_path / "b", mnist_nc, engine=engine)
+    _, c = _train(tmp_path / "c", mnist_nc, seed=1, engine=engine)
+    assert a["engine"] == engine
     assert torch.equal(a["weights"], b["weights"]) and torch.equal(a["theta"], b["theta"])
     assert not torch.equal(a["weights"], c["weights"])
     assert a["weights"].shape == (784, 20) and a["n_samples_seen"] == 60
@@ -117,7 +119,9 @@ def _cli_env():
 
 
 def test_resume_after_sigkill_gives_identical_weights(mnist_nc, tmp_path):
-    cfg = json.dumps({**SMALL, "data": {"n_train": 200}, "training": {"update_interval": 20}})
+    # the reference engine, slow enough (~40 images/s here) to be killed mid-run
+    cfg = json.dumps({**SMALL, "data": {"n_train": 200}, "training": {"update_interval": 20},
+                      "simulation": {"engine": "bindsnet"}})
     args = [sys.executable, "-m", "snninfo", "train", "--config", cfg, "--dataset", "mnist",
             "--neurons", "20", "--seed", "3", "--data", str(mnist_nc), "--checkpoint-every", "20"]
     ref = tmp_path / "ref"
@@ -146,6 +150,26 @@ def test_resume_after_sigkill_gives_identical_weights(mnist_nc, tmp_path):
     assert not ckpt.exists()
 
 
+@pytest.mark.parametrize("engine", ["bindsnet", "fast"])
+def test_interrupted_and_resumed_run_equals_uninterrupted(mnist_nc, tmp_path, engine):
+    """Resume from the checkpoint (engine state, its random generator, position, label
+    statistics) of a run stopped mid-way, for both engines."""
+    cfg = validate({**SMALL, "simulation": {"engine": engine}})
+    train(mnist_nc, tmp_path / "ref", cfg, dataset="mnist", n_neurons=20, seed=5)
+    run = tmp_path / "stopped"
+    train(mnist_nc, run, cfg, dataset="mnist", n_neurons=20, seed=5, stop_after=40)
+    assert (run / "checkpoint.pt").exists() and not (run / "model.pt").exists()
+    train(mnist_nc, run, cfg, dataset="mnist", n_neurons=20, seed=5)
+    a, b = load_model(tmp_path / "ref" / "model.pt"), load_model(run / "model.pt")
+    for key in ("weights", "theta", "label_rates", "label_assignments"):
+        assert torch.equal(a[key], b[key]), key
+    import pandas as pd
+
+    ra, rb = pd.read_csv(tmp_path / "ref" / "training.csv"), pd.read_csv(run / "training.csv")
+    cols = [c for c in ra.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(ra[cols], rb[cols])
+
+
 def test_checkpoint_of_another_configuration_is_ignored(mnist_nc, tmp_path):
     cfg = validate(SMALL)
     train(mnist_nc, tmp_path, cfg, dataset="mnist", n_neurons=20, seed=0, stop_after=20)
@@ -158,10 +182,10 @@ def test_checkpoint_of_another_configuration_is_ignored(mnist_nc, tmp_path):
                        load_model(fresh / "model.pt")["weights"])
 
 
-@pytest.fixture(scope="module")
-def trained(mnist_nc, tmp_path_factory):
+@pytest.fixture(scope="module", params=["bindsnet", "fast"])
+def trained(mnist_nc, tmp_path_factory, request):
     run = tmp_path_factory.mktemp("run")
-    cfg, _ = _train(run, mnist_nc)
+    cfg, _ = _train(run, mnist_nc, engine=request.param)
     return cfg, run
 
 
@@ -216,7 +240,7 @@ def test_assign_evaluate_record(trained, mnist_nc):
 
 def test_separate_label_pass(trained, mnist_nc, tmp_path):
     cfg, run = trained
-    cfg = validate({**SMALL, "training": {"label_source": "separate_pass"}})
+    cfg = validate({**SMALL, "simulation": cfg["simulation"], "training": {"label_source": "separate_pass"}})
     with pytest.raises(ValueError, match="separate_pass"):
         assign(run / "model.pt", tmp_path / "a.nc", cfg, seed=0)
     a = assign(run / "model.pt", tmp_path / "a.nc", cfg, data_path=mnist_nc, seed=0)

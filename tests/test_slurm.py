@@ -41,6 +41,8 @@ def small_config(mirror: Path, **data) -> list[str]:
         "data": {"mirror": str(mirror), "n_train": 40, "n_test": 30, **data},
         "model": {"time": 40},
         "training": {"update_interval": 20, "checkpoint_every": 20},
+        # the reference engine: slow enough for the preemption test to catch training mid-run
+        "simulation": {"engine": "bindsnet"},
         "recording": {"repeats": 2},
         "information": {"permutations": 20},
     }

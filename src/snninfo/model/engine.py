@@ -169,4 +169,8 @@ def make_engine(name: str, model_cfg: Mapping[str, Any], input_shape, n_neurons:
     """
     if name == "bindsnet":
         return BindsNETEngine(model_cfg, input_shape, n_neurons, device)
-    raise ValueError(f"unknown simulation.engine {name!r} (known: bindsnet)")
+    if name == "fast":
+        from snninfo.model.fast import FastEngine
+
+        return FastEngine(model_cfg, input_shape, n_neurons, device, seed)
+    raise ValueError(f"unknown simulation.engine {name!r} (known: bindsnet, fast)")

@@ -123,6 +123,7 @@ def train(data_path: str | Path, out_dir: str | Path, cfg: Mapping[str, Any], *,
         if st.get("fingerprint") == fp:
             engine.set_state(st["engine_state"])
             engine.set_rng_state(st["rng"])
+            torch.set_rng_state(st["torch_rng"])  # label tie-breaks draw from it, whatever the engine
             lab.load(st["labels"])
             rows, epoch, pos, seen = st["rows"], st["epoch"], st["pos"], st["seen"]
             log.info("resuming from %s at sample %d (epoch %d, position %d)", ckpt, seen, epoch, pos)
@@ -133,6 +134,7 @@ def train(data_path: str | Path, out_dir: str | Path, cfg: Mapping[str, Any], *,
         with atomic_path(ckpt) as tmp:
             torch.save({
                 "fingerprint": fp, "engine_state": engine.get_state(), "rng": engine.get_rng_state(),
+                "torch_rng": torch.get_rng_state(),
                 "labels": lab.state(), "rows": rows, "epoch": epoch, "pos": pos, "seen": seen,
             }, tmp)
 
