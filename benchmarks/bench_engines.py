@@ -6,15 +6,17 @@ measured in the same run. Prints markdown tables.
 
 * Training: images/s for ``encode`` + ``train_sample`` (batch 1, as the training loop).
 * Inference: images/s for ``encode`` + ``infer`` at batch 64 and 256 (encoding included).
-* Peak memory: maximum resident set size (``ru_maxrss``) of a separate process per
-  engine that imports it, builds a 100-neuron network, trains 20 images and infers a
-  batch of 256.
+* Peak memory: peak resident set size (``VmHWM``) of a separate process per engine
+  that imports it, builds a 100-neuron network, trains 20 images and infers a batch
+  of 256 (numba kernels loaded from their cache, which the throughput runs fill).
 * Scaling: 100, 400, 1600, 6400 neurons; BindsNET is timed on a few images and the
   time per image extrapolated.
 * ``--accuracy``: pipeline train -> assign -> evaluate on 2,000 training and 1,000 test
-  MNIST images with the default configuration (one_spike on, each engine's own
-  encoder): BindsNET at seed 0, the fast engine at seeds 0..9 (``--fast-seeds``), whose
-  spread shows the seed-to-seed variability of the accuracy at this training length.
+  MNIST images (:func:`end_to_end`): both engines on identical input spike trains with
+  one_spike off (should agree exactly), and the default configuration (one_spike on,
+  each engine's own random draws), BindsNET at seed 0 and the fast engine at seeds
+  0..9 (``--fast-seeds``), whose spread shows the seed-to-seed variability of the
+  accuracy at this training length.
 
 Usage: ``python benchmarks/bench_engines.py [--quick] [--accuracy] [--mnist DIR]``
 """
@@ -71,12 +73,25 @@ def time_training(eng, images: np.ndarray) -> float:
 
 
 def time_inference(eng, images: np.ndarray, batch: int) -> float:
-    """Seconds per image of encode + infer at ``batch`` (after a warm-up batch)."""
-    eng.infer(eng.encode(images[:2]))
+    """Seconds per image of encode + infer at ``batch`` (after a warm-up batch of that size:
+    the first large batch pays for fresh memory, about 0.1 s at 256)."""
+    eng.infer(eng.encode(images[:batch]))
     t0 = time.process_time()
     for start in range(0, len(images), batch):
         eng.infer(eng.encode(images[start:start + batch]))
     return (time.process_time() - t0) / len(images)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process: ``VmHWM`` of /proc/self/status. (Linux's
+    ``ru_maxrss`` of a process started from a large parent reports at least the parent's
+    size at the fork, so it is only the fallback where /proc is absent.)"""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_memory(engine: str) -> None:
@@ -87,28 +102,39 @@ def child_memory(engine: str) -> None:
     for img in images[:20]:
         eng.train_sample(eng.encode(img[None])[0])
     eng.infer(eng.encode(images[20:276]))
-    print(json.dumps({"maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"peak_rss_mib": peak_rss_mib()}))
 
 
 def peak_memory(engine: str, mnist_dir: Path) -> float:
     env = {**os.environ, "BENCH_MNIST": str(mnist_dir)}
     res = subprocess.run([sys.executable, __file__, "--child-memory", engine],
                          env=env, capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])["maxrss_mib"]
+    return json.loads(res.stdout.strip().splitlines()[-1])["peak_rss_mib"]
 
 
 def end_to_end(mnist_dir: Path, fast_seeds: int, n_train: int = 2000, n_test: int = 1000) -> dict:
-    """Pipeline train -> assign -> evaluate with the default configuration (one_spike on,
-    each engine's own encoder): BindsNET at seed 0, the fast engine at seeds
-    0 .. fast_seeds - 1 (the seed-to-seed spread). Accuracies and seconds per run."""
+    """Pipeline train -> assign -> evaluate, 100 neurons. Runs, keyed (setting, engine, seed):
+
+    * ``paired``: one_spike off and the fast engine fed BindsNET's encoder, which draws
+      from torch's global generator like the rest of the pipeline: both engines see
+      identical input spike trains, so the runs should agree exactly (seed 0);
+    * ``default``: the default configuration (one_spike on, each engine's own encoder),
+      BindsNET at seed 0, the fast engine at seeds 0 .. fast_seeds - 1 (the seed-to-seed
+      spread).
+    """
+    from unittest import mock
+
     import xarray as xr
 
+    from snninfo.model.engine import BindsNETEngine
+    from snninfo.model.fast import FastEngine
     from snninfo.model.inference import assign, evaluate
     from snninfo.model.training import train
 
     tri, trl = read_mnist(mnist_dir, "train", n_train)
     tei, tel = read_mnist(mnist_dir, "test", n_test)
-    runs = [("bindsnet", 0)] + [("fast", s) for s in range(fast_seeds)]
+    runs = ([("paired", e, 0) for e in ENGINES] + [("default", "bindsnet", 0)]
+            + [("default", "fast", s) for s in range(fast_seeds)])
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -117,20 +143,26 @@ def end_to_end(mnist_dir: Path, fast_seeds: int, n_train: int = 2000, n_test: in
                     "test_image": (("test_sample", "y", "x"), tei),
                     "train_label": ("train_sample", trl), "test_label": ("test_sample", tel)},
                    attrs={"dataset": "mnist", "source_md5": "{}"}).to_netcdf(data)
-        for engine, seed in runs:
+        for setting, engine, seed in runs:
+            paired = setting == "paired"
             cfg = validate({"data": {"n_train": n_train, "n_test": n_test},
+                            "model": {"one_spike": False} if paired else {},
                             "training": {"checkpoint_every": 0},
                             "simulation": {"engine": engine, "device": "cpu"}})
-            d = tmp / f"{engine}-{seed}"
-            t0 = time.perf_counter()
-            model = train(data, d, cfg, dataset="mnist", n_neurons=100, seed=seed)
-            t_train = time.perf_counter() - t0
-            assign(model, d / "assignments.nc", cfg, seed=seed)
-            t0 = time.perf_counter()
-            ds = evaluate(model, d / "assignments.nc", data, d / "evaluation.nc", cfg, seed=seed)
-            out[engine, seed] = {"all_activity": float(ds.attrs["accuracy_all_activity"]),
-                                 "proportion_weighting": float(ds.attrs["accuracy_proportion_weighting"]),
-                                 "train_s": t_train, "evaluate_s": time.perf_counter() - t0}
+            d = tmp / f"{setting}-{engine}-{seed}"
+            encoder = BindsNETEngine.encode if paired else FastEngine.encode
+            with mock.patch.object(FastEngine, "encode", encoder):
+                t0 = time.perf_counter()
+                model = train(data, d, cfg, dataset="mnist", n_neurons=100, seed=seed)
+                t_train = time.perf_counter() - t0
+                assign(model, d / "assignments.nc", cfg, seed=seed)
+                t0 = time.perf_counter()
+                ds = evaluate(model, d / "assignments.nc", data, d / "evaluation.nc", cfg, seed=seed)
+            out[setting, engine, seed] = {
+                "all_activity": float(ds.attrs["accuracy_all_activity"]),
+                "proportion_weighting": float(ds.attrs["accuracy_proportion_weighting"]),
+                "train_s": t_train, "evaluate_s": time.perf_counter() - t0,
+                "counts": ds["spike_count"].values}
     return out
 
 
@@ -138,7 +170,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer images (a few minutes)")
     ap.add_argument("--accuracy", action="store_true",
-                    help="also the 2,000-image end-to-end accuracy comparison (~5 min)")
+                    help="also the 2,000-image end-to-end accuracy comparisons (~10 min)")
     ap.add_argument("--fast-seeds", type=int, default=10,
                     help="seeds of the fast engine in the accuracy comparison (default 10)")
     ap.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="folder of the MNIST .gz files")
@@ -197,19 +229,22 @@ def main() -> None:
 
     if args.accuracy:
         acc = end_to_end(args.mnist, args.fast_seeds)
-        print("\n## End to end: 2,000 training / 1,000 test MNIST images, 100 neurons, "
-              "default configuration\n")
-        print("| engine | seed | accuracy (all activity) | accuracy (proportion weighting) "
-              "| training s | evaluation s |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for (engine, seed), r in acc.items():
-            print(f"| {engine} | {seed} | {r['all_activity']:.3f} | {r['proportion_weighting']:.3f} "
+        print("\n## End to end: 2,000 training / 1,000 test MNIST images, 100 neurons\n")
+        print("paired: one_spike off, identical input spike trains (BindsNET's encoder in both); "
+              "default: one_spike on, each engine's own random draws.\n")
+        print("| setting | engine | seed | accuracy (all activity) | accuracy (proportion weighting) "
+              "| training s (wall) | evaluation s (wall) |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for (setting, engine, seed), r in acc.items():
+            print(f"| {setting} | {engine} | {seed} | {r['all_activity']:.3f} | {r['proportion_weighting']:.3f} "
                   f"| {r['train_s']:.0f} | {r['evaluate_s']:.1f} |")
-        ref = acc["bindsnet", 0]["all_activity"]
-        fast = np.array([r["all_activity"] for (e, _), r in acc.items() if e == "fast"])
-        print(f"\nseed 0, fast - bindsnet: {100 * (fast[0] - ref):+.1f} points (all activity); "
-              f"fast over {len(fast)} seeds: median {np.median(fast):.3f}, "
-              f"range {fast.min():.3f}-{fast.max():.3f}")
+        same = np.array_equal(acc["paired", "bindsnet", 0]["counts"], acc["paired", "fast", 0]["counts"])
+        ref = acc["default", "bindsnet", 0]["all_activity"]
+        fast = np.array([r["all_activity"] for (st, e, _), r in acc.items() if st == "default" and e == "fast"])
+        print(f"\npaired: fast - bindsnet {100 * (acc['paired', 'fast', 0]['all_activity'] - acc['paired', 'bindsnet', 0]['all_activity']):+.1f} "
+              f"points; test spike counts identical: {same}")
+        print(f"default, seed 0: fast - bindsnet {100 * (fast[0] - ref):+.1f} points; fast over {len(fast)} "
+              f"seeds: median {np.median(fast):.3f}, range {fast.min():.3f}-{fast.max():.3f}")
 
 if __name__ == "__main__":
     main()

@@ -262,3 +262,18 @@ def test_cli_reports_bad_input_clearly(tmp_path):
                          capture_output=True, text=True, env=_cli_env(), timeout=120)
     assert out.returncode == 2 and "missing.nc" in out.stderr
     assert not (tmp_path / "model.pt").exists()
+
+
+@pytest.mark.parametrize("engine", ["bindsnet", "fast"])
+def test_simulation_leaves_the_input_spikes_intact(engine):
+    """BindsNET writes into the tensor it is given; recorded input trains must not change."""
+    from snninfo.model.engine import make_engine
+
+    torch.manual_seed(0)
+    eng = make_engine(engine, validate({"model": {"time": 50}})["model"], (28, 28), 10)
+    spikes = eng.encode(np.full((1, 28, 28), 255, np.uint8))
+    before = spikes.clone()
+    assert before[0, -1].sum() > 0
+    eng.infer(spikes)
+    eng.train_sample(spikes[0])
+    assert torch.equal(spikes, before)

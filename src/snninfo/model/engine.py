@@ -44,6 +44,19 @@ def network_norm(model_cfg: Mapping[str, Any], n_input: int) -> float:
     return float(model_cfg["norm_per_input"]) * n_input
 
 
+def check_state(state: Mapping[str, torch.Tensor], n_input: int, n_neurons: int):
+    """The ``(weights, theta)`` of an engine state, checked against the network's size."""
+    w, theta = state["weights"], state["theta"]
+    if tuple(w.shape) != (n_input, n_neurons):
+        raise ValueError(
+            f"weights of shape {tuple(w.shape)} do not fit a network of "
+            f"{n_input} inputs x {n_neurons} neurons"
+        )
+    if tuple(theta.shape) != (n_neurons,):
+        raise ValueError(f"theta of shape {tuple(theta.shape)}; expected ({n_neurons},)")
+    return w, theta
+
+
 class BindsNETEngine:
     """BindsNET 0.3.4 ``DiehlAndCook2015``, configured from the ``model`` config section.
 
@@ -103,12 +116,7 @@ class BindsNETEngine:
         }
 
     def set_state(self, state: Mapping[str, torch.Tensor]) -> None:
-        w, theta = state["weights"], state["theta"]
-        if tuple(w.shape) != (self.n_input, self.n_neurons):
-            raise ValueError(
-                f"weights of shape {tuple(w.shape)} do not fit a network of "
-                f"{self.n_input} inputs x {self.n_neurons} neurons"
-            )
+        w, theta = check_state(state, self.n_input, self.n_neurons)
         self._weight.value.copy_(w.to(self._weight.value.device))
         self.network.layers["Ae"].theta.copy_(theta.to(self.device))
 
@@ -136,7 +144,8 @@ class BindsNETEngine:
             raise ValueError(
                 f"input spikes of shape {tuple(spikes.shape)}; expected [batch, {self.time}, {self.n_input}]"
             )
-        x = spikes.to(self.device).transpose(0, 1).reshape(steps, batch, 1, *self.input_shape)
+        # a copy: BindsNET writes into its input tensor (the caller's spikes stay intact)
+        x = spikes.to(self.device).transpose(0, 1).reshape(steps, batch, 1, *self.input_shape).clone()
         self.network.run(inputs={"X": x}, time=steps * self.dt)
         out = self.monitor.get("s").reshape(steps, batch, self.n_neurons).transpose(0, 1)
         out = out.to("cpu", torch.bool).clone()
