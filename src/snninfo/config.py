@@ -189,8 +189,3 @@ def deep_merge(base: Mapping, update: Mapping) -> dict:
         else:
             out[k] = copy.deepcopy(v)
     return out
-
-
-def section_json(cfg: Mapping, *sections: str) -> str:
-    """Compact, key-sorted JSON of some top-level sections (stable for rerun triggers)."""
-    return json.dumps({s: cfg[s] for s in sections}, sort_keys=True, separators=(",", ":"))

@@ -65,7 +65,6 @@ rule figures:
     input:
         model=RUN + "/model.pt",
         curve=RUN + "/training.csv",
-        assignments=RUN + "/assignments.nc",
         evaluation=RUN + "/evaluation.nc",
         spikes=RUN + "/spikes.nc",
         information=RUN + "/information.nc",

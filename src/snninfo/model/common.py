@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -122,7 +121,3 @@ def predict(counts: torch.Tensor, assignments: torch.Tensor, proportions: torch.
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     """Fraction correct; a silent prediction (-1) counts as wrong."""
     return float(np.mean(np.asarray(pred) == np.asarray(labels))) if len(labels) else float("nan")
-
-
-def config_json(cfg: Mapping[str, Any], *sections: str) -> str:
-    return json.dumps({s: cfg[s] for s in sections}, sort_keys=True)
